@@ -138,6 +138,25 @@ def split_headers(headers: Mapping[str, str]) -> HeaderPlan | None:
     return fixed, tuple(copies)
 
 
+def request_headers(
+    fixed: dict[str, str],
+    copies: tuple[tuple[str, str], ...] | None,
+    cred: Credential,
+    client_headers: Mapping[str, str],
+) -> dict[str, str]:
+    """A request's headers from a kept plan: a copy of ``fixed`` with the client headers
+    the ``copies`` name (:func:`split_headers`); ``copies`` None (a fixed value after a
+    copy): every ``headers:`` entry the general way, in the configured order."""
+    headers = fixed.copy()
+    if copies:
+        for name, source in copies:
+            if value := client_headers.get(source):
+                headers[name] = value
+    elif copies is None:
+        headers.update(copy_client_headers(cred, client_headers))
+    return headers
+
+
 def with_fixed_values(
     own: dict[str, str], extra: Mapping[str, str] | None
 ) -> tuple[dict[str, str], tuple[tuple[str, str], ...] | None]:

@@ -14,7 +14,14 @@ from cliproxy.credentials.request_faults import over_input_quota
 from cliproxy.errors import UpstreamError
 from cliproxy.formats import Format
 from cliproxy.providers import gemini_replay
-from cliproxy.providers.base import Carry, Provider, UpstreamRequest, copy_client_headers, with_fixed_values
+from cliproxy.providers.base import (
+    Carry,
+    Provider,
+    UpstreamRequest,
+    copy_client_headers,
+    request_headers,
+    with_fixed_values,
+)
 from cliproxy.providers.http import HttpClient
 from cliproxy.providers.retry import google_retry_delay, retry_after_header
 
@@ -129,13 +136,7 @@ class GeminiProvider(Provider):
         )
         if fixed is None:
             fixed = self._fixed(cred, model, method)
-        url, headers, copies = fixed[0], fixed[1].copy(), fixed[2]
-        if copies:
-            for name, source in copies:
-                if value := client_headers.get(source):
-                    headers[name] = value
-        elif copies is None:  # a fixed value after a copy: the general way, in the configured order
-            headers.update(copy_client_headers(cred, client_headers))
+        url, headers = fixed[0], request_headers(fixed[1], fixed[2], cred, client_headers)
         req = UpstreamRequest(url, headers, orjson.dumps(body), stream and action != "count")
         if scope is not None and body.get("tools"):  # the answer's signed calls, for the next turn
             req.rewrite_body, req.rewrite_chunk = scope.whole, scope.lines

@@ -16,7 +16,14 @@ from cliproxy.credentials.record import Credential
 from cliproxy.formats import Format, multipart
 from cliproxy.formats.openai_chat import ask_usage
 from cliproxy.providers import compat_cache, compat_tool_results
-from cliproxy.providers.base import Carry, Provider, UpstreamRequest, copy_client_headers, with_fixed_values
+from cliproxy.providers.base import (
+    Carry,
+    Provider,
+    UpstreamRequest,
+    copy_client_headers,
+    request_headers,
+    with_fixed_values,
+)
 from cliproxy.translate import token_segments, tokens
 from cliproxy.translate.summary import body_summary_intent
 
@@ -77,14 +84,9 @@ class OpenAICompatProvider(Provider):
         if fixed is None:
             fixed = self._chat_fixed(cred.api_key, cred.base_url, stream, extra)
         url, headers, copies, _ = fixed
-        headers = headers.copy()
-        if copies:
-            for name, source in copies:
-                if value := client_headers.get(source):
-                    headers[name] = value
-        elif copies is None:  # a fixed value after a copy: the general way, in the configured order
-            headers.update(copy_client_headers(cred, client_headers))
-        return UpstreamRequest(url, headers, orjson.dumps(body), stream)
+        return UpstreamRequest(
+            url, request_headers(headers, copies, cred, client_headers), orjson.dumps(body), stream
+        )
 
     def carrier(self, cred: Credential) -> Carry | None:
         """``support-prompt-cache-key`` on the credential's entry: the key, carried; for
