@@ -24,13 +24,15 @@ def test_a_session_id_with_non_utf8_bytes_makes_a_scope() -> None:
     assert scope.startswith("claude:sha256-") and len(scope) < 200
 
 
-async def _post(port: int, headers: bytes, body: bytes) -> bytes:
+async def _post(port: int, path: bytes, auth: bytes, headers: bytes, body: bytes) -> bytes:
+    """A raw POST (a client library would refuse to send the header's bytes)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(
-            b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            + b"x-api-key: "
-            + KEY.encode()
+            b"POST "
+            + path
+            + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + auth
             + b"\r\n"
             + headers
             + b"Content-Length: "
@@ -54,29 +56,14 @@ async def test_a_claude_request_with_such_an_id_is_answered(start_proxy, fakes, 
     extra = b"x-claude-code-session-id: 0f0e0d0c-0b0a-4908-8706-050403020100\r\n"
     if header == b"x-claude-code-session-id":
         extra = b""
-    raw = await _post(proxy.port, extra + header + b": sess-\xff\xfe\r\n", body)
+    raw = await _post(
+        proxy.port,
+        b"/v1/messages",
+        b"x-api-key: " + KEY.encode(),
+        extra + header + b": sess-\xff\xfe\r\n",
+        body,
+    )
     assert raw.startswith(b"HTTP/1.1 200"), raw[:300]  # before: 500
-
-
-async def _post_responses(port: int, headers: bytes, body: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(
-            b"POST /v1/responses HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            + b"Authorization: Bearer "
-            + KEY.encode()
-            + b"\r\n"
-            + headers
-            + b"Content-Length: "
-            + str(len(body)).encode()
-            + b"\r\nConnection: close\r\n\r\n"
-            + body
-        )
-        await writer.drain()
-        async with asyncio.timeout(10):
-            return await reader.read()
-    finally:
-        writer.close()
 
 
 async def test_a_responses_session_header_with_such_bytes_is_answered(start_proxy, fakes) -> None:
@@ -84,5 +71,11 @@ async def test_a_responses_session_header_with_such_bytes_is_answered(start_prox
     length check: a byte that is not UTF-8 there was a 500 too."""
     proxy = await start_proxy(matrix_config(fakes))
     body = orjson.dumps({"model": "codex-model", "input": "hi"})
-    raw = await _post_responses(proxy.port, b"session_id: s-\xff\xfe" + b"x" * 300 + b"\r\n", body)
+    raw = await _post(
+        proxy.port,
+        b"/v1/responses",
+        b"Authorization: Bearer " + KEY.encode(),
+        b"session_id: s-\xff\xfe" + b"x" * 300 + b"\r\n",
+        body,
+    )
     assert raw.startswith(b"HTTP/1.1 200"), raw[:300]
