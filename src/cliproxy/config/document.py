@@ -218,9 +218,9 @@ def _write(target: Path, data: bytes) -> None:
         return _write_in_place(target, data)
     try:
         with os.fdopen(fd, "wb") as handle:
+            if target.exists():  # the mode set on the open file, never by the temp file's name
+                os.fchmod(handle.fileno(), target.stat().st_mode & 0o7777)
             handle.write(data)
-        if target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o7777)
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
