@@ -21,16 +21,12 @@ from typing import Any
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from cliproxy.providers.gowire import ordered
-from cliproxy.providers.transport import header_line_break
+from cliproxy.providers.transport import HEADER_BYTES, header_line_break
 
 __all__ = ["Headers", "head_bytes", "head_template"]
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 _SLOT = "\x00"  # where the Content-Length digits go in a template (never a valid header byte)
-# every byte a head may hold but its line breaks: what is left when they are deleted is the
-# head's control bytes (CR LF between lines, a NUL slot of ours), one C pass (a regex search
-# of a 17-header head took 2.3 us, this 0.8)
-_PLAIN = bytes([9, *range(32, 127), *range(128, 256)])
 
 Template = tuple[bytes, bytes | None]  # (head, None): no length; (before, after): the digits between
 
@@ -91,7 +87,10 @@ def _checked(lines: list[str]) -> str:
     """``lines`` joined, refused when any holds a line break or another control character
     of its own (a NUL is the placeholder here: :func:`_lines` refused the caller's)."""
     text = "\r\n".join(lines)
-    controls = text.encode("utf-8", "surrogateescape").translate(None, _PLAIN)
+    # what is left of the head without the bytes a header may hold: its control bytes, which
+    # must be its CR LF line ends and our NUL slot (one C pass; a regex search of a
+    # 17-header head took 2.3 us, this 0.8)
+    controls = text.encode("utf-8", "surrogateescape").translate(None, HEADER_BYTES)
     if controls.replace(b"\x00", b"") != b"\r\n" * (len(lines) - 1):
         raise header_line_break()
     return text

@@ -31,6 +31,7 @@ import orjson
 from cliproxy.errors import RequestError, UpstreamError
 
 __all__ = [
+    "HEADER_BYTES",
     "MAX_ANSWER_BYTES",
     "AnswerTooLarge",
     "ConnectionEnded",
@@ -160,8 +161,8 @@ def header_line_break() -> RequestError:
 
 
 # every byte a header may hold (RFC 9110 5.5: not the controls but a tab, nor DEL; Go's
-# net/http and aiohttp refuse the same): deleted, nothing may be left
-_PLAIN = bytes([9, *range(32, 127), *range(128, 256)])
+# net/http and aiohttp refuse the same): deleted from a header, nothing may be left
+HEADER_BYTES = bytes([9, *range(32, 127), *range(128, 256)])
 
 
 def line_break_in(headers: Mapping[str, str]) -> bool:
@@ -172,7 +173,7 @@ def line_break_in(headers: Mapping[str, str]) -> bool:
         text = "".join(headers) + "".join(headers.values())
     except TypeError:  # a value that is not a string: as it is written
         text = "".join(f"{k}{v}" for k, v in headers.items())
-    return bool(text.encode("utf-8", "surrogatepass").translate(None, _PLAIN))
+    return bool(text.encode("utf-8", "surrogatepass").translate(None, HEADER_BYTES))
 
 
 def network_error(exc: BaseException, while_: str) -> UpstreamNetworkError:
