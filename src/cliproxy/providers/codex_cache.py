@@ -124,12 +124,9 @@ def apply(body: dict[str, Any], headers: dict[str, str], *, websocket: bool = Fa
 # a session's turns ask for the same key again: each is hashed once (bounded caches)
 @lru_cache(maxsize=4096)
 def _claude_uuid(model: str, scope: str) -> str:
-    return _uuid("\x00".join(("cli-proxy-api:codex:claude-code", model, scope)))
+    return oid_uuid("\x00".join(("cli-proxy-api:codex:claude-code", model, scope)))
 
 
 @lru_cache(maxsize=1024)
 def _api_key_uuid(api_key: str) -> str:
-    return _uuid("cli-proxy-api:codex:prompt-cache:" + api_key)
-
-
-_uuid = oid_uuid  # (for a name holding surrogates too: cliproxy.ids)
+    return oid_uuid("cli-proxy-api:codex:prompt-cache:" + api_key)
