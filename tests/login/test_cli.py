@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import random
 import re
 import socket
 import stat
@@ -35,9 +36,18 @@ CALLBACK_LOGINS = {
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below Linux's ephemeral range (32768-60999), at random: the command binds
+    it later, and a port the kernel handed out (bind to 0) can meanwhile go to another test's
+    connection or listener on a parallel worker (a CI failure: "port ... is already in use")."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-32000")
 
 
 def write_config(tmp_path: Path, extra: str = "") -> Path:
